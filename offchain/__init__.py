@@ -1,0 +1,1 @@
+"""taskescrow's off-chain side: toolchain glue, the local chain helper, and (later) the relayer."""

@@ -1,0 +1,5 @@
+"""Shared test set-up: every test sees the pinned toolchain (solc adapter, anvil) first."""
+
+from offchain import toolchain
+
+toolchain.activate()
