@@ -48,9 +48,7 @@ def anvil_executable() -> Path:
     found = shutil.which("anvil")
     if found:
         return Path(found)
-    raise ToolchainMissing(
-        "anvil is not installed: run `make setup` (npm package @foundry-rs/anvil-linux-amd64)"
-    )
+    raise ToolchainMissing("anvil is not installed: run `make setup` (npm package @foundry-rs/anvil-linux-amd64)")
 
 
 def activate() -> None:
