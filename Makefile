@@ -15,7 +15,7 @@ export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
 export PATH := $(CURDIR)/node_modules/@foundry-rs/anvil-linux-amd64/bin:$(CURDIR)/$(BIN):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup compile lint test demo clean
+.PHONY: help setup compile lint test demo clean slither
 
 help:
 	@echo "make demo    -- start a local chain, deploy, and run the marketplace demo"
@@ -49,6 +49,9 @@ lint: setup
 
 test: setup lint compile
 	$(BIN)/pytest
+
+slither: setup
+	$(BIN)/python -m offchain.static_analysis
 
 demo: setup compile
 	$(BIN)/python -m offchain.demo

@@ -28,6 +28,8 @@ library OrderMath {
         returns (uint256 clientAmount, uint256 freelancerAmount, uint256 fee)
     {
         uint256 share = (amount * freelancerBps) / BPS;
+        // The fee is due on the freelancer's share only, so it is computed from the rounded share on purpose.
+        // slither-disable-next-line divide-before-multiply
         fee = (share * feeBps) / BPS;
         freelancerAmount = share - fee;
         clientAmount = amount - share;
