@@ -15,7 +15,7 @@ export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
 export PATH := $(CURDIR)/node_modules/@foundry-rs/anvil-linux-amd64/bin:$(CURDIR)/$(BIN):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup compile lint test demo clean slither
+.PHONY: help setup compile lint test demo clean slither mutants
 
 help:
 	@echo "make demo    -- start a local chain, deploy, and run the marketplace demo"
@@ -49,6 +49,11 @@ lint: setup
 
 test: setup lint compile
 	$(BIN)/pytest
+
+# Run the property suite against each mutant of OrderEscrow (STEPS per mutant; see offchain/mutants.py).
+STEPS ?= 3000
+mutants: setup compile
+	$(BIN)/python -m offchain.mutants --steps $(STEPS)
 
 slither: setup
 	$(BIN)/python -m offchain.static_analysis
