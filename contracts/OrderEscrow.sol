@@ -21,7 +21,9 @@ import {OrderMath} from "./libraries/OrderMath.sol";
  * `docs/state-machine.md` for the table and `docs/SECURITY.md` for the trust model.
  *
  * Every call checks, in this order: the order's status, the caller, the arguments, the time; the first
- * failing check reverts with a custom error that carries the values that failed.
+ * failing check reverts with a custom error that carries the values that failed. A signed action
+ * ({executeWithSig}) first checks its expiry, the party's nonce, the signature and the encoding of its
+ * arguments, then runs the same checks as the direct call.
  *
  * Money never leaves except through {withdraw}: payouts and refunds are credited to a per-(token,
  * account) balance (pull payments), so a receiver that reverts or re-enters cannot block an order.
@@ -294,7 +296,7 @@ contract OrderEscrow is IOrderEscrow, EIP712, AccessControl, Pausable, Reentranc
         Order storage o = _orders[ref];
         _requireStatus(ref, o.status, Status.Delivered);
         _requireAfter(ref, o.deadline);
-        _complete(ref, o, true);
+        _complete(ref, o, msg.sender, true);
     }
 
     /// @inheritdoc IOrderEscrow
@@ -572,7 +574,7 @@ contract OrderEscrow is IOrderEscrow, EIP712, AccessControl, Pausable, Reentranc
         Order storage o = _orders[ref];
         _requireStatus(ref, o.status, Status.Delivered);
         if (caller != o.client) revert UnauthorizedCaller(ref, caller);
-        _complete(ref, o, false);
+        _complete(ref, o, caller, false);
     }
 
     function _requestRevision(bytes32 ref, address caller, bytes32 reasonHash) private {
@@ -711,7 +713,7 @@ contract OrderEscrow is IOrderEscrow, EIP712, AccessControl, Pausable, Reentranc
     }
 
     function _dispatch(address party, Action action, bytes32 ref, bytes calldata args) private {
-        if (action == Action.Cancel) _cancel(ref, party);
+        if (action == Action.Cancel) _cancel(ref, _noArgs(party, action, args));
         else if (action == Action.SubmitRequirements) _submitRequirements(ref, party, _argHash(action, args));
         else if (action == Action.Deliver) _deliver(ref, party, _argHash(action, args));
         else if (action == Action.RefundOverdue) _refundOverdue(ref, _noArgs(party, action, args));
@@ -787,11 +789,11 @@ contract OrderEscrow is IOrderEscrow, EIP712, AccessControl, Pausable, Reentranc
         if (received != terms.amount) revert TransferAmountMismatch(terms.token, terms.amount, received);
     }
 
-    function _complete(bytes32 ref, Order storage o, bool finalized) private {
+    function _complete(bytes32 ref, Order storage o, address by, bool finalized) private {
         uint256 amount = o.amount;
         (uint256 freelancerAmount, uint256 fee) = OrderMath.completion(amount, o.feeBps);
         o.status = Status.Completed;
-        emit OrderCompleted(ref, msg.sender, finalized, freelancerAmount, fee);
+        emit OrderCompleted(ref, by, finalized, freelancerAmount, fee);
         address token = o.token;
         _credit(token, o.freelancer, freelancerAmount);
         if (fee != 0) _credit(token, feeRecipient, fee);
