@@ -174,3 +174,29 @@ class Market:
 @pytest.fixture
 def market(escrow, chain, quote_signer, client, freelancer, token):
     return Market(escrow=escrow, chain=chain, quote_signer=quote_signer, client=client, freelancer=freelancer)
+
+
+def _revert_without_call_trace(self: Any, exception: Exception, revert_message: str | None = None, **kwargs: Any):
+    """ape-foundry's revert handler, minus fetching and printing a debug trace of every reverted call.
+
+    The suite asserts hundreds of reverts; a trace costs ~50 ms each and is only noise here. The decoded
+    custom error (what the tests assert) is built exactly as ape-foundry builds it.
+    """
+    from ape.exceptions import ContractLogicError, TransactionError
+
+    if revert_message == "0x" or not revert_message:
+        revert_message = TransactionError.DEFAULT_MESSAGE
+    revert_message = revert_message.removeprefix("revert: ")
+    kwargs.pop("trace", None)
+    error = ContractLogicError(base_err=exception, revert_message=revert_message, **kwargs)
+    return self.compiler_manager.enrich_error(error)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _quiet_reverts():
+    from ape_foundry.provider import FoundryProvider
+
+    original = FoundryProvider._handle_execution_reverted
+    FoundryProvider._handle_execution_reverted = _revert_without_call_trace
+    yield
+    FoundryProvider._handle_execution_reverted = original
