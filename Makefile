@@ -15,7 +15,7 @@ export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
 export PATH := $(CURDIR)/node_modules/@foundry-rs/anvil-linux-amd64/bin:$(CURDIR)/$(BIN):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup compile lint test demo clean slither mutants
+.PHONY: help setup compile lint test demo clean audit slither mutants bench-gas bench-gas-update bench-relayer bench-index
 
 help:
 	@echo "make demo    -- start a local chain, deploy, and run the marketplace demo"
@@ -50,16 +50,37 @@ lint: setup
 test: setup lint compile
 	$(BIN)/pytest
 
-# Run the property suite against each mutant of OrderEscrow (STEPS per mutant; see offchain/mutants.py).
-STEPS ?= 3000
+# Run the property suite against each mutant of OrderEscrow (MUTANT_STEPS per mutant; see offchain/mutants.py).
+MUTANT_STEPS ?= 3000
 mutants: setup compile
-	$(BIN)/python -m offchain.mutants --steps $(STEPS)
+	$(BIN)/python -m offchain.mutants --steps $(MUTANT_STEPS)
 
 slither: setup
 	$(BIN)/python -m offchain.static_analysis
 
 demo: setup compile
 	$(BIN)/python -m offchain.demo
+
+# Chain index: >= 20,000 escrow events on anvil, backfill events/s and live webhook lag; writes benchmarks/results/index.json.
+bench-index: setup compile
+	$(BIN)/python -m benchmarks.index
+
+# Gas per operation on anvil (warm second order): prints a table, writes benchmarks/results/gas.json.
+bench-gas: setup compile
+	$(BIN)/python -m benchmarks.gas
+
+# The same, and overwrite the committed benchmarks/gas-snapshot.json (a deliberate gas change: commit it).
+bench-gas-update: setup compile
+	$(BIN)/python -m benchmarks.gas --update-snapshot
+
+STEPS ?= 20000
+audit: setup compile
+	TASKESCROW_STEPS=$(STEPS) $(BIN)/python -m benchmarks.audit
+
+# Relayer throughput: N actions through the HTTP API vs. raw transactions vs. web3.py send-and-wait.
+N ?= 2000
+bench-relayer: setup compile
+	$(BIN)/python -m benchmarks.relayer --n $(N)
 
 clean:
 	rm -rf .build .solcx .cache benchmarks/results

@@ -765,11 +765,11 @@ contract OrderEscrow is IOrderEscrow, EIP712, AccessControl, Pausable, Reentranc
         emit OrderFunded(ref, terms.client, terms.freelancer, terms.token, terms.amount);
     }
 
-    /// @dev Validation of terms in one place.
+    /// @dev Validation of terms in one place. (The client needs no check: it is the caller of {fund}, or the
+    /// signer of {fundWithSig}'s consent, so it is never the zero address.)
     function _validateTerms(OrderTerms calldata terms) private view {
         bytes32 ref = terms.orderRef;
         if (ref == bytes32(0)) revert InvalidTerms(ref, "orderRef");
-        if (terms.client == address(0)) revert InvalidTerms(ref, "client");
         if (terms.freelancer == address(0) || terms.freelancer == terms.client) revert InvalidTerms(ref, "freelancer");
         if (terms.amount == 0 || terms.amount > type(uint96).max) revert InvalidTerms(ref, "amount");
         if (terms.deliveryDuration == 0) revert InvalidTerms(ref, "deliveryDuration");

@@ -854,8 +854,6 @@ class Model:
             raise _Revert("OrderExists", ref)
         if ref == ZERO_REF:
             raise _Revert("InvalidTerms", ref, "orderRef")
-        if t.client == ZERO_ADDRESS:
-            raise _Revert("InvalidTerms", ref, "client")
         if t.freelancer in (ZERO_ADDRESS, t.client):
             raise _Revert("InvalidTerms", ref, "freelancer")
         if t.amount == 0 or t.amount > UINT96_MAX:

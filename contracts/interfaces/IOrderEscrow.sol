@@ -104,6 +104,7 @@ interface IOrderEscrow {
 
     /// @dev Everything there is to read about an order.
     struct OrderView {
+        /// @dev The funded terms; `quoteExpiry` is not stored (it only matters until funding) and reads 0.
         OrderTerms terms;
         Status status;
         /// @dev When the current work must be delivered (0 before requirements).
@@ -214,7 +215,7 @@ interface IOrderEscrow {
     error TransferAmountMismatch(address token, uint256 expected, uint256 received);
     /// @dev `feeBps` exceeds `maxFeeBps`.
     error FeeTooHigh(uint16 feeBps, uint16 maxFeeBps);
-    /// @dev The terms are malformed; `field` names what is wrong (e.g. "amount", "client", "deliveryDuration").
+    /// @dev The terms are malformed; `field` names what is wrong (e.g. "amount", "freelancer", "deliveryDuration").
     error InvalidTerms(bytes32 ref, string field);
     /// @dev All `maxRevisions` revisions are used.
     error RevisionLimitReached(bytes32 ref, uint8 maxRevisions);
