@@ -597,8 +597,7 @@ class Model:
 
         def run() -> tuple[str, ...]:
             self.nonces[s.party] = expected + 1
-            effect()
-            return (row,)
+            return (row, *(effect() or ()))
 
         return "executeWithSig", run
 

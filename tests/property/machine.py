@@ -159,6 +159,23 @@ PATHS: dict[str, tuple[tuple[str, str], ...]] = {
         ("freelancer", "!refuseRefund"),
         ("client", "claimRefund"),
     ),
+    "delivered exactly at the deadline: on time": (
+        ("client", "submitRequirements"),
+        ("time", "atDeliverBy"),
+        ("freelancer", "deliver"),
+        ("client", "!refundOverdue"),
+        ("client", "accept"),
+    ),
+    "delivered exactly at the serious deadline: overdue, not seriously": (
+        ("client", "submitRequirements"),
+        ("time", "atSerious"),
+        ("freelancer", "deliver"),
+        ("client", "!refundOverdue"),
+        ("client", "requestRevision"),
+        ("freelancer", "acknowledgeRevision"),
+        ("time", "pastSerious"),
+        ("client", "refundOverdue"),
+    ),
     "refund accepted": (
         ("client", "submitRequirements"),
         ("freelancer", "deliver"),
@@ -626,7 +643,9 @@ class EscrowMachine(RuleBasedStateMachine):
         if len(self.refs) == before:
             return
         ref = self.refs[-1]
-        for step in PATHS[path]:
+        steps = PATHS[path]
+        after_time = False
+        for i, step in enumerate(steps):
             o = self.model.orders[ref]
             who, fn = step
             rejected = fn.startswith("!")
@@ -637,10 +656,23 @@ class EscrowMachine(RuleBasedStateMachine):
                     "pastSerious": o.deliver_by + SERIOUS_DELAY + 1,
                     "pastDeadline": o.deadline + 1,
                     "atDeadline": o.deadline,
+                    "atDeliverBy": o.deliver_by,
+                    "atSerious": o.deliver_by + SERIOUS_DELAY,
                 }[fn]
+                if fn.startswith("past") and i + 1 < len(steps) and mark - 1 > self.node.next_timestamp:
+                    # The last second before the door opens: the gated call must still be refused.
+                    self.node.pin(mark - 1)
+                    self._probe(ref, *steps[i + 1])
                 if mark > self.node.next_timestamp:
                     self.node.pin(mark)
+                after_time = True
                 continue
+            if not after_time and not rejected:
+                # Everyone the model refuses tries this step first (each refusal mines a block, so not
+                # right after a time step, whose second must be kept for the step itself).
+                for wrong in (self.e.outsider, self.by_address[o.terms.client], self.by_address[o.terms.freelancer]):
+                    self._probe(ref, who, fn, wrong)
+            after_time = False
             sender = self.e.keeper if who == "keeper" else self.e.arbiter if who == "arbiter" else None
             sender = sender or self.by_address[o.terms.client if who == "client" else o.terms.freelancer]
             now = self.node.next_timestamp
@@ -660,6 +692,24 @@ class EscrowMachine(RuleBasedStateMachine):
             if isinstance(outcome, Ok) == rejected:
                 return
         self.walked.append(path)
+
+    def _probe(self, ref: bytes, who: str, fn: str, sender: Sender | None = None) -> None:
+        """Send ``fn`` (by ``sender``, else by the step's own party) only if the model says it must be refused."""
+        fn = fn.removeprefix("!")
+        if who == "time" or fn == "settle":
+            return
+        o = self.model.orders[ref]
+        if sender is None:
+            sender = {"keeper": self.e.keeper, "arbiter": self.e.arbiter}.get(who) or self.by_address[
+                o.terms.client if who == "client" else o.terms.freelancer
+            ]
+        now = self.node.next_timestamp
+        args = (o.proposed,) if fn == "agreeDeadline" else self._party_args(fn, ref, 3, now)
+        if fn == "review":
+            args = (3, HASH)
+        if isinstance(self.model.check(Call(fn, sender.address, now, ref=ref, args=args)), Ok):
+            return
+        self._direct(ref, fn, sender, args)
 
     @precondition(lambda self: bool(self.refs))
     @rule(order=st.integers(0, 15), fn=st.sampled_from(DIRECT_FNS), role=st.sampled_from(ROLES), arg=st.integers(0, 6))
@@ -864,6 +914,78 @@ class EscrowMachine(RuleBasedStateMachine):
         self.node.mine()
         self.history.append(f"(time -> next transaction at t={target})")
         self.sweep()
+
+    @precondition(lambda self: bool(self.refs))
+    @rule(
+        order=st.integers(0, 15),
+        which=st.integers(0, 3),
+        delta=st.sampled_from([-1, 0, 0, 0, 1]),
+        pick=st.integers(0, 10_000),
+    )
+    def probe_deadline(self, order: int, which: int, delta: int, pick: int) -> None:
+        """At one second before, at, or after a deadline, try the call it gates, whether the model allows it or not.
+
+        ``advance_to_deadline`` only takes steps the model allows, so a contract that opens a door one second
+        early would never be tried there; this rule knocks on the door at the boundary itself.
+        """
+        gated_refs = [r for r in self.refs if self._gated_calls(self.model.orders[r])]
+        if not gated_refs:
+            return
+        ref = gated_refs[order % len(gated_refs)]
+        self._advance(self.refs.index(ref), which, delta)
+        o = self.model.orders[ref]
+        gated = self._gated_calls(o)
+        if not gated:
+            return
+        fn, sender = gated[pick % len(gated)]
+        self._direct(ref, fn, sender, self._party_args(fn, ref, 0, self.node.next_timestamp))
+
+    def _gated_calls(self, o: Any) -> list[tuple[str, Sender]]:
+        """The calls a deadline of ``o`` opens or closes, each with the party that would make it."""
+        client = self.by_address[o.terms.client]
+        freelancer = self.by_address[o.terms.freelancer]
+        gated: list[tuple[str, Sender]] = []
+        if o.working:
+            gated = [("deliver", freelancer), ("refundOverdue", client)]
+        elif o.status == Status.DELIVERED:
+            gated = [("finalize", self.e.keeper), ("refundOverdue", client)]
+        elif o.status == Status.REVISION_REQUESTED:
+            gated = [("startRevision", self.e.keeper), ("acknowledgeRevision", freelancer)]
+        elif o.status == Status.REFUND_REQUESTED:
+            gated = [("claimRefund", client), ("refuseRefund", freelancer)]
+        return gated
+
+    @precondition(lambda self: bool(self.refs))
+    @rule(order=st.integers(0, 15), pick=st.integers(0, 10_000), role=st.sampled_from(ROLES))
+    def probe_wrong_caller(self, order: int, pick: int, role: str) -> None:
+        """Someone the model does not allow tries a call that its rightful party could make right now."""
+        ref = self._order_ref(order)
+        o = self.model.order(ref)
+        if o is None or ref is None:
+            return
+        now = self.node.next_timestamp
+        client = self.by_address[o.terms.client]
+        freelancer = self.by_address[o.terms.freelancer]
+        open_calls = sorted(
+            {
+                action
+                for who in (client, freelancer, self.e.arbiter)
+                for action in Action
+                if self.model.available_actions(ref, who.address, now) >> action & 1
+                and action not in (Action.SETTLE, Action.FINALIZE, Action.START_REVISION)
+            }
+        )
+        if not open_calls:
+            return
+        action = open_calls[pick % len(open_calls)]
+        sender = self._role(ref, role)
+        if self.model.available_actions(ref, sender.address, now) >> action & 1:
+            return  # this sender may make the call: not a wrong caller
+        fn = ACTION_FUNCTIONS[action]
+        args = (o.proposed,) if action == Action.AGREE_DEADLINE else self._party_args(fn, ref, 3, now)
+        if action == Action.REVIEW:
+            args = (3, HASH)
+        self._direct(ref, fn, sender, args)
 
     @rule(seconds=st.sampled_from([1, 3600, 86_400, 4 * 86_400]))
     def advance_time(self, seconds: int) -> None:

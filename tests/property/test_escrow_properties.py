@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from tests.property.machine import EscrowMachine, campaign, coverage_report, steps_from_env, walk_every_path
@@ -19,7 +19,12 @@ DEFAULT_STEPS = 3_000
 
 
 def campaign_settings(steps: int) -> settings:
+    # The mutation harness only needs to know whether the suite fails, not the smallest counterexample.
+    phases = [Phase.explicit, Phase.reuse, Phase.generate]
+    if not os.environ.get("TASKESCROW_NO_SHRINK"):
+        phases.append(Phase.shrink)
     return settings(
+        phases=phases,
         max_examples=max(1, steps // STEPS_PER_EXAMPLE),
         stateful_step_count=STEPS_PER_EXAMPLE,
         deadline=None,
