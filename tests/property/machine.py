@@ -630,7 +630,7 @@ class EscrowMachine(RuleBasedStateMachine):
         signed=st.sampled_from([False, False, True]),
         rating=st.integers(1, 5),
     )
-    def lifecycle(self, path: str, native: bool, signed: bool, rating: int) -> None:
+    def lifecycle(self, path: str, native: bool, signed: bool, rating: int, paused: bool = False) -> None:
         """Fund a new order and walk it along one path of the article, every step checked like any other.
 
         Other rules interleave between lifecycles (time moves, other orders, pause), so a walk stops at its
@@ -643,6 +643,8 @@ class EscrowMachine(RuleBasedStateMachine):
         if len(self.refs) == before:
             return
         ref = self.refs[-1]
+        if paused:  # pause stops new orders only: the whole walk must go through while paused
+            self.toggle_pause(True, True)
         steps = PATHS[path]
         after_time = False
         for i, step in enumerate(steps):
@@ -1029,14 +1031,16 @@ class EscrowMachine(RuleBasedStateMachine):
 def walk_every_path(machine: EscrowMachine) -> list[str]:
     """Walk every scripted path once (BNB and BEP-20, direct and signed, all ratings); the paths not completed."""
     for i, path in enumerate(sorted(PATHS)):
-        machine.lifecycle(path, native=i % 2 == 0, signed=i % 3 == 0, rating=1 + i % 5)
+        machine.lifecycle(path, native=i % 2 == 0, signed=i % 3 == 0, rating=1 + i % 5, paused=i % 3 == 2)
+        machine.toggle_pause(False, True)
         machine.books_balance()
     machine.fund(1, 0, False, 5_000, 250, 3_600, 1, 86_400, "withSig")
     machine.toggle_pause(True, True)
     machine.fund(1, 0, True, 5_000, 250, 3_600, 1, 86_400, "direct")  # refused while paused
-    machine.toggle_pause(False, True)
+    # ... and every withdrawal goes through while paused
     while machine.model.credits:
         machine.withdraw_owed(0)
+    machine.toggle_pause(False, True)
     machine.sweep()
     return sorted(set(PATHS) - set(machine.walked))
 
