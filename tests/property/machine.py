@@ -176,6 +176,15 @@ PATHS: dict[str, tuple[tuple[str, str], ...]] = {
         ("time", "pastSerious"),
         ("client", "refundOverdue"),
     ),
+    "four and five stars: no reply allowed": (
+        ("client", "submitRequirements"),
+        ("freelancer", "deliver"),
+        ("client", "accept"),
+        ("client", "review4"),
+        ("freelancer", "!replyToReview"),
+        ("freelancer", "review5"),
+        ("client", "!replyToReview"),
+    ),
     "refund accepted": (
         ("client", "submitRequirements"),
         ("freelancer", "deliver"),
@@ -652,6 +661,9 @@ class EscrowMachine(RuleBasedStateMachine):
             who, fn = step
             rejected = fn.startswith("!")
             fn = fn.removeprefix("!")
+            stars = 0
+            if fn.startswith("review") and fn != "review":  # "review4": that exact rating
+                fn, stars = "review", int(fn.removeprefix("review"))
             if who == "time":
                 mark = {
                     "pastDeliverBy": o.deliver_by + 1,
@@ -683,7 +695,8 @@ class EscrowMachine(RuleBasedStateMachine):
             else:
                 args = self._party_args(fn, ref, 3, now)
                 if fn == "review":
-                    args = (1 + (rating + (who == "client")) % 3, HASH)  # below 4: both may reply
+                    # below 4 unless the path names the rating, so both parties may reply
+                    args = (stars or 1 + (rating + (who == "client")) % 3, HASH)
                 elif fn == "agreeDeadline":
                     args = (o.proposed,)
                 action = next(a for a, f in ACTION_FUNCTIONS.items() if f == fn)
