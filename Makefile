@@ -73,9 +73,10 @@ bench-gas: setup compile
 bench-gas-update: setup compile
 	$(BIN)/python -m benchmarks.gas --update-snapshot
 
+# A long property campaign; SEED=n reproduces an earlier run (the seed is printed either way).
 STEPS ?= 20000
 audit: setup compile
-	TASKESCROW_STEPS=$(STEPS) $(BIN)/python -m benchmarks.audit
+	TASKESCROW_STEPS=$(STEPS) $(BIN)/python -m benchmarks.audit $(if $(SEED),--seed $(SEED))
 
 # Relayer throughput: N actions through the HTTP API vs. raw transactions vs. web3.py send-and-wait.
 N ?= 2000

@@ -109,6 +109,11 @@ def main(steps: int, seed: int | None) -> None:
         f" rows {len(rows) - len(missing)}/{len(rows)}"
     )
     failures: list[str] = []
+    if missing:
+        failures.append(f"rows never exercised: {missing}")
+        console.print(f"[bold red]FAILED[/]: {len(missing)} row(s) of the table were never exercised")
+    if ratio < TARGET_RATIO:
+        console.print(f"[yellow]note[/]: the ratio {ratio:.2f} is below the target {TARGET_RATIO}")
     if failure is not None:
         failures.append(f"{type(failure).__name__}: {failure}")
         console.print("[bold red]FAILED[/]: the contract and the model disagree. Shrunk counterexample:")

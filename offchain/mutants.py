@@ -307,12 +307,11 @@ def main(argv: list[str] | None = None) -> int:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(summary, indent=2))
     print(f"mutants: {len(killed)}/{len(selected)} killed; survivors: {[s['name'] for s in survivors] or 'none'}")
-    return (
-        0
-        if len(survivors) <= 1
-        and all((s["reason"] and not s["reason"].startswith("not detected")) or len(survivors) <= 1 for s in survivors)
-        else 1
-    )
+    # The target: every mutant killed but at most one, and that one explained (equivalent to the original).
+    unexplained = [s["name"] for s in survivors if s["reason"].startswith("not detected")]
+    if unexplained:
+        print(f"mutants: the suite does not detect {unexplained}: strengthen it", file=sys.stderr)
+    return 0 if len(survivors) <= 1 and not unexplained else 1
 
 
 if __name__ == "__main__":

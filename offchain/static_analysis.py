@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     counts = Counter(f["impact"] for f in findings)
     for f in findings:
         print(f"[{f['impact']}] {f['check']}: {f['description'].splitlines()[0]}")
-    print("slither: " + ", ".join(f"{n} {impact.lower()}" for impact, n in sorted(counts.items())) or "slither: clean")
+    summary = ", ".join(f"{n} {impact.lower()}" for impact, n in sorted(counts.items()))
+    print(f"slither: {summary or 'clean'}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"counts": counts, "findings": findings}, indent=2))
