@@ -37,3 +37,23 @@ def chain_run(chain_id: int, port: int) -> None:
 def toolchain() -> None:
     """Print the pinned compiler version."""
     click.echo(f"solc {solc_version()}")
+
+
+def _add_relayer_groups() -> None:
+    from offchain.relayer.commands import apikeys, keys, relayer
+
+    for group in (relayer, keys, apikeys):
+        cli.add_command(group)
+
+
+_add_relayer_groups()
+
+
+def _add_index_groups() -> None:
+    from offchain.relayer.index.commands import index, webhooks
+
+    for group in (index, webhooks):
+        cli.add_command(group)
+
+
+_add_index_groups()

@@ -1,0 +1,89 @@
+"""Engines and sessions. SQLite runs in WAL mode with ``BEGIN IMMEDIATE`` writes; PostgreSQL by URL.
+
+Migrations (Alembic, in ``offchain/relayer/migrations``) run with :func:`migrate` at start-up and from the CLI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from offchain.relayer.exceptions import StorageError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+IMMEDIATE = "sqlite_immediate"
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and IMMEDIATE transactions (one writer at a time)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=10)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            # writers (see `transaction`) take the write lock up front; plain reads stay deferred and concurrent
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(IMMEDIATE) else "BEGIN")
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session in one write transaction (``BEGIN IMMEDIATE`` on SQLite): committed on success, rolled back on error.
+
+    Plain ``with factory() as session`` sessions are for reads: on SQLite they do not take the write lock.
+
+    SQLAlchemy errors are wrapped in :class:`StorageError` here, at the boundary.
+    """
+    session = factory()
+    try:
+        with session.begin():
+            session.connection(execution_options={IMMEDIATE: True})
+            yield session
+    except SQLAlchemyError as exc:
+        raise StorageError(f"database error: {exc.__class__.__name__}: {str(exc).splitlines()[0]}") from exc
+    finally:
+        session.close()
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def migrate(url: str) -> None:
+    """Bring the database at ``url`` to the newest schema (idempotent)."""
+    try:
+        command.upgrade(alembic_config(url), "head")
+    except SQLAlchemyError as exc:
+        raise StorageError(f"migrating {url.split('@')[-1]} failed: {exc}; is the database reachable?") from exc
