@@ -47,8 +47,9 @@ compile: setup
 lint: setup
 	$(BIN)/ruff check .
 
+# Two workers: the suite is mostly waiting on anvil, PostgreSQL and subprocesses.
 test: setup lint compile
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 # Run the property suite against each mutant of OrderEscrow (MUTANT_STEPS per mutant; see offchain/mutants.py).
 MUTANT_STEPS ?= 3000

@@ -68,8 +68,8 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class QuoteCreate(Strict):
-    """Terms of a new order for the quote signer to sign."""
+class _TermsFields(Strict):
+    """The fields of ``OrderTerms`` the platform prices (the quote's expiry differs by use)."""
 
     orderRef: Bytes32
     client: Address
@@ -79,18 +79,17 @@ class QuoteCreate(Strict):
     feeBps: Annotated[int, Field(ge=0, le=MAX_FEE_BPS)]
     deliveryDuration: Annotated[int, Field(ge=1, le=2**32 - 1)]
     maxRevisions: Annotated[int, Field(ge=0, le=255)]
+
+
+class QuoteCreate(_TermsFields):
+    """Terms of a new order for the quote signer to sign."""
+
     quoteExpiry: Uint64 | None = Field(default=None, description="unix time; default: now + the quote TTL")
 
 
-class OrderTermsBody(Strict):
-    orderRef: Bytes32
-    client: Address
-    freelancer: Address
-    token: Address
-    amount: Annotated[int, Field(ge=1, le=2**96 - 1)]
-    feeBps: Annotated[int, Field(ge=0, le=MAX_FEE_BPS)]
-    deliveryDuration: Annotated[int, Field(ge=1, le=2**32 - 1)]
-    maxRevisions: Annotated[int, Field(ge=0, le=255)]
+class OrderTermsBody(_TermsFields):
+    """Signed terms, as ``fund`` and ``fundWithSig`` take them."""
+
     quoteExpiry: Uint64
 
 
