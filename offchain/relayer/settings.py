@@ -59,8 +59,8 @@ class Settings(BaseSettings):
     #: how many recent block hashes are kept to find the common ancestor after a reorg
     index_reorg_window: int = 128
     run_indexer: bool = True
-    #: off by default while the relayer suite drives timeouts itself; production sets TASKESCROW_RUN_KEEPER=1
-    run_keeper: bool = False
+    #: submit due timeouts (finalize, startRevision) from the index; needs the indexer and a sender key
+    run_keeper: bool = True
     webhook_timeout: float = 5.0
     webhook_concurrency: int = 8
     webhook_backoff_base: float = 1.0

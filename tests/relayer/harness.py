@@ -266,7 +266,8 @@ class RelayerProcess:
             "TASKESCROW_PORT": str(self.port),
             "TASKESCROW_POLL_INTERVAL": "0.1",
             "TASKESCROW_RPC_RETRIES": "3",
-            "TASKESCROW_RUN_INDEXER": "false",
+            "TASKESCROW_RUN_INDEXER": "false",  # this suite drives timeouts itself: no watcher, no keeper
+            "TASKESCROW_RUN_KEEPER": "false",
         })  # fmt: skip
         env.update(self.env_extra)
         return env

@@ -140,9 +140,23 @@ class Watcher(Worker):
     def state(self, session: Session) -> IndexState | None:
         return session.get(IndexState, STATE_NAME)
 
+    def start_block(self) -> int:
+        """Where indexing starts: ``TASKESCROW_INDEX_START_BLOCK``, else the block of this escrow's deployment
+        record (``deployments/<chainId>.json``), else 0 (the deployment block is then searched on the chain)."""
+        if self.rt.settings.index_start_block:
+            return self.rt.settings.index_start_block
+        from offchain.deployment import DeploymentError, load_record
+
+        try:
+            record = load_record(self.rt.chain_id)
+        except (DeploymentError, OSError, ValueError):
+            return 0
+        if record is not None and record.address.lower() == self.rt.escrow.address.lower():
+            return int(record.block_number)
+        return 0
+
     def _initialise(self) -> None:
-        settings = self.rt.settings
-        start = settings.index_start_block
+        start = self.start_block()
         escrow = self.rt.escrow
         recipient_data = b""
         if start > 0:
@@ -193,7 +207,7 @@ class Watcher(Worker):
     def checkpoint(self) -> tuple[int, str | None]:
         with self.rt.sessions() as session:
             state = self.state(session)
-            return (state.block_number, state.block_hash) if state else (self.rt.settings.index_start_block - 1, None)
+            return (state.block_number, state.block_hash) if state else (self.start_block() - 1, None)
 
     # -- the cycle --
 
