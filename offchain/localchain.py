@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
+import shutil
+import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -64,6 +68,7 @@ class LocalChain:
     startup_timeout: float = 20.0
     port: int = 0
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _home: str | None = field(default=None, init=False, repr=False)
 
     @property
     def url(self) -> str:
@@ -93,8 +98,15 @@ class LocalChain:
             return self
         for _attempt in range(3):  # a free port can be taken between the check and anvil's bind
             self.port = self.port or free_port(self.host)
+            # anvil spills old chain states to $HOME/.foundry/anvil/tmp and leaves them behind when it is
+            # stopped: a long run filled 78 GB. Each chain gets a home of its own, removed with the chain.
+            self._home = tempfile.mkdtemp(prefix="taskescrow-anvil-")
             self._process = subprocess.Popen(
-                self.command(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+                self.command(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env={**os.environ, "HOME": self._home},
             )
             atexit.register(self.stop)
             if self._wait_until_ready():
@@ -118,17 +130,16 @@ class LocalChain:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            process.terminate()
+        home, self._home = self._home, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGINT)  # anvil's graceful shutdown
             try:
                 process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if process.stdout:
-            process.stdout.close()
+        if home is not None:
+            shutil.rmtree(home, ignore_errors=True)
 
     def __enter__(self) -> LocalChain:
         return self.start()

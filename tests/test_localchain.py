@@ -67,3 +67,14 @@ def test_free_port_is_bindable():
     port = free_port()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
+
+
+def test_local_chain_leaves_no_spilled_state_behind():
+    # anvil spills old states under $HOME/.foundry/anvil/tmp and does not remove them itself
+    with LocalChain() as chain:
+        home = Path(chain._home)
+        w3 = Web3(Web3.HTTPProvider(chain.url))
+        for _ in range(300):
+            w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": w3.eth.accounts[1], "value": 1})
+        assert home.is_dir()
+    assert not home.exists()
