@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from datetime import UTC
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
 
 from offchain.relayer import store
 from offchain.relayer.chain import Receipt, RpcErrorReply, revert_data
@@ -25,6 +29,20 @@ from offchain.relayer.worker import Worker
 
 log = logging.getLogger(__name__)
 LIVE_ATTEMPTS = ("signed", "broadcast", "mined")
+T = TypeVar("T")
+
+
+def _in_savepoint(session: Session, transition: Callable[..., None], arguments: dict[str, Any]) -> bool:
+    """``transition(session, **arguments)`` inside a savepoint; False (rolled back) if a row was elsewhere."""
+    nested = session.begin_nested()
+    try:
+        transition(session, **arguments)
+    except InvalidTransition as exc:
+        nested.rollback()
+        log.info("skipped: %s", exc)
+        return False
+    nested.commit()
+    return True
 
 
 class Confirmer(Worker):
@@ -63,71 +81,64 @@ class Confirmer(Worker):
         numbers = sorted({r.block_number for _j, r in mined} | {a.block_number for _j, a in already if a.block_number})
         canonical = rt.chain.block_hashes(numbers) if numbers else {}
         depth = rt.settings.confirmations
-        done = 0
-        with transaction(rt.sessions) as session:
-            for job, receipt in mined:
-                done += self._apply(
-                    session,
-                    store.update_unconfirmed_to_mined,
-                    tx_id=job.id,
-                    attempt_hash=receipt.tx_hash,
-                    block_number=receipt.block_number,
-                    block_hash=receipt.block_hash,
-                    gas_used=receipt.gas_used,
-                    status=receipt.status,
-                )
-            for job in lost:
-                REALIGNS.inc()
-                log.warning("nonce %s of %s was used by another transaction; requeued", job.nonce, job.id)
-                done += self._apply(session, store.update_in_flight_to_queued, tx_id=job.id)
-        finals: list[tuple[Transaction, str, int, int]] = []  # job, hash, block, status
-        for job, receipt in mined:
-            finals.append((job, receipt.tx_hash, receipt.block_number, receipt.status))
+        finals: list[tuple[Transaction, int, int]] = [(job, r.block_number, r.status) for job, r in mined]
         reorged: list[Transaction] = []
         for job, attempt in already:
             assert attempt.block_number is not None and attempt.receipt_status is not None
             if canonical.get(attempt.block_number) != attempt.block_hash:
                 reorged.append(job)
             else:
-                finals.append((job, attempt.hash, attempt.block_number, attempt.receipt_status))
+                finals.append((job, attempt.block_number, attempt.receipt_status))
         confirmed: list[Transaction] = []
         failed: list[tuple[Transaction, str | None, str]] = []
-        for job, _hash, number, status in finals:
+        for job, number, status in finals:
             if canonical.get(number) is None or head - number + 1 < depth:
                 continue
             if status == 1:
                 confirmed.append(job)
             else:
-                error, reason = self._revert_reason(job, number)
+                error, reason = self._revert_reason(job, number)  # an RPC call: before the write lock is taken
                 failed.append((job, error, reason))
-        if confirmed or failed or reorged:
-            with transaction(rt.sessions) as session:
-                for job in confirmed:
-                    if self._apply(session, store.update_mined_to_confirmed, tx_id=job.id):
-                        done += 1
-                        created = job.created_at if job.created_at.tzinfo else job.created_at.replace(tzinfo=UTC)
-                        TIME_TO_CONFIRM.observe((utcnow() - created).total_seconds())
-                for job, error, reason in failed:
-                    FAILURES.labels(error or "unknown").inc()
-                    done += self._apply(session, store.update_mined_to_failed, tx_id=job.id, error=error, reason=reason)
-                for job in reorged:
-                    REORGS.inc()
-                    log.warning("the block of job %s left the chain; it will be sent again", job.id)
-                    done += self._apply(session, store.update_mined_to_unconfirmed, tx_id=job.id)
+        if not (mined or lost or confirmed or failed or reorged):
+            return 0
+        receipts_of = [
+            store.Mined(job.id, r.tx_hash, r.block_number, r.block_hash, r.gas_used, r.status) for job, r in mined
+        ]
+        with transaction(rt.sessions) as session:
+            done = len(self._apply(session, store.update_unconfirmed_to_mined, "mined", receipts_of))
+            for job in lost:
+                REALIGNS.inc()
+                log.warning("nonce %s of %s was used by another transaction; requeued", job.nonce, job.id)
+                done += len(self._apply(session, store.update_in_flight_to_queued, "tx_ids", [job.id]))
+            made = set(self._apply(session, store.update_mined_to_confirmed, "tx_ids", [job.id for job in confirmed]))
+            done += len(made)
+            now = utcnow()
+            for job in confirmed:
+                if job.id in made:
+                    created = job.created_at if job.created_at.tzinfo else job.created_at.replace(tzinfo=UTC)
+                    TIME_TO_CONFIRM.observe((now - created).total_seconds())
+            for job, error, reason in failed:
+                FAILURES.labels(error or "unknown").inc()
+                done += len(self._apply(session, store.update_mined_to_failed, "tx_ids", [job.id], error=error,
+                                        reason=reason))  # fmt: skip
+            for job in reorged:
+                REORGS.inc()
+                log.warning("the block of job %s left the chain; it will be sent again", job.id)
+            done += len(self._apply(session, store.update_mined_to_unconfirmed, "tx_ids", [job.id for job in reorged]))
         return done
 
     @staticmethod
-    def _apply(session: object, fn: object, **kwargs: object) -> int:
-        """One transition inside a savepoint: another process may have made it first (that is fine)."""
-        nested = session.begin_nested()  # type: ignore[attr-defined]
-        try:
-            fn(session, **kwargs)  # type: ignore[operator]
-        except InvalidTransition as exc:
-            nested.rollback()
-            log.info("skipped: %s", exc)
-            return 0
-        nested.commit()
-        return 1
+    def _apply(
+        session: Session, transition: Callable[..., None], name: str, items: Sequence[T], **more: Any
+    ) -> list[T]:
+        """Make ``transition`` for all ``items`` (passed as argument ``name``) in one savepoint. If another process
+        made it first for some (that is fine), make it for each item on its own and skip those. Returns the
+        items it was made for."""
+        if not items or _in_savepoint(session, transition, {name: items, **more}):
+            return list(items)
+        if len(items) == 1:
+            return []
+        return [item for item in items if _in_savepoint(session, transition, {name: [item], **more})]
 
     def _revert_reason(self, job: Transaction, block: int) -> tuple[str | None, str]:
         """Replay the call on the block before to read the custom error (our receipts carry no data)."""

@@ -5,8 +5,10 @@ Migrations (Alembic, in ``offchain/relayer/migrations``) run with :func:`migrate
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,8 @@ from offchain.relayer.exceptions import StorageError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 IMMEDIATE = "sqlite_immediate"
+#: per SQLite engine, the lock its writers queue on inside this process (see `transaction`)
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -45,6 +49,7 @@ def make_engine(url: str) -> Engine:
             # writers (see `transaction`) take the write lock up front; plain reads stay deferred and concurrent
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(IMMEDIATE) else "BEGIN")
 
+        _WRITE_LOCKS[engine] = threading.RLock()
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -63,15 +68,21 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
     SQLAlchemy errors are wrapped in :class:`StorageError` here, at the boundary.
     """
-    session = factory()
-    try:
-        with session.begin():
-            session.connection(execution_options={IMMEDIATE: True})
-            yield session
-    except SQLAlchemyError as exc:
-        raise StorageError(f"database error: {exc.__class__.__name__}: {str(exc).splitlines()[0]}") from exc
-    finally:
-        session.close()
+    bind = factory.kw.get("bind")
+    # SQLite has one writer at a time. Writers of this process queue on a lock and start the moment it is free,
+    # rather than in SQLite's busy handler, which sleeps and retries (up to 100 ms a try) and lets a writer
+    # starve for seconds under load. Other processes still meet the busy timeout.
+    queue = _WRITE_LOCKS.get(bind) if isinstance(bind, Engine) else None
+    with queue or nullcontext():
+        session = factory()
+        try:
+            with session.begin():
+                session.connection(execution_options={IMMEDIATE: True})
+                yield session
+        except SQLAlchemyError as exc:
+            raise StorageError(f"database error: {exc.__class__.__name__}: {str(exc).splitlines()[0]}") from exc
+        finally:
+            session.close()
 
 
 def alembic_config(url: str) -> Config:

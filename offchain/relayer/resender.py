@@ -86,7 +86,7 @@ class Resender(Worker):
                     if job is None or job.nonce != latest.nonce:
                         continue
                     attempt = sign_attempt(rt, job, nonce=latest.nonce, fees=fees)
-                    store.add_attempt(session, tx_id=tx_id, attempt=attempt)
+                    store.add_attempts(session, [(tx_id, attempt)])
                 BUMPS.inc()
                 log.info("replacing %s at nonce %s: %s wei", latest.hash, latest.nonce, fees.gas_price,
                          extra={"job": tx_id})  # fmt: skip

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     quote_ttl_seconds: int = 3600
 
     batch_size: int = 100
+    #: after sending a batch that was not full, the submitter waits this long so that the next one gathers more
+    #: jobs (a node then mines several per block); the first job after an idle spell goes at once
+    submit_linger_seconds: float = 0.05
     #: seconds an idle worker waits before looking again (work from this process wakes it at once)
     poll_interval: float = 0.25
     rpc_retries: int = 5

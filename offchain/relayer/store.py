@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from offchain.relayer.exceptions import InvalidTransition, RelayerError
@@ -35,14 +35,20 @@ def request_hash(kind: str, body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps([kind, body], sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def _transition(session: Session, *, tx_id: str, expected: tuple[str, ...], **values: Any) -> None:
+def _transition(session: Session, *, tx_ids: Sequence[str], expected: tuple[str, ...], **values: Any) -> None:
+    """Move every job of ``tx_ids`` (distinct ids) from one of ``expected`` states, in one statement; if any is
+    elsewhere, raise :class:`InvalidTransition` naming it (the caller rolls back, e.g. its savepoint)."""
+    if not tx_ids:
+        return
     values.setdefault("updated_at", utcnow())
     result = session.execute(
-        update(Transaction).where(Transaction.id == tx_id, Transaction.state.in_(expected)).values(**values)
+        update(Transaction).where(Transaction.id.in_(tx_ids), Transaction.state.in_(expected)).values(**values)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        current = session.scalar(select(Transaction.state).where(Transaction.id == tx_id))
-        raise InvalidTransition("transaction", tx_id, expected, current)
+    if result.rowcount != len(tx_ids):  # type: ignore[attr-defined]
+        found = session.execute(select(Transaction.id, Transaction.state).where(Transaction.id.in_(tx_ids)))
+        states = dict(found.all())
+        wrong = next((i for i in tx_ids if states.get(i) not in expected), tx_ids[0])
+        raise InvalidTransition("transaction", wrong, expected, states.get(wrong))
 
 
 # -- jobs: creation and reads --
@@ -113,6 +119,12 @@ def in_flight_by_signer(session: Session) -> dict[str, int]:
 # -- submitter --
 
 
+def signers_with_queued(session: Session, *, signers: Sequence[str]) -> set[str]:
+    """Which of ``signers`` have queued jobs (a plain read: the claim itself happens under the write lock)."""
+    query = select(Transaction.from_address).where(Transaction.state == "queued", Transaction.from_address.in_(signers))
+    return set(session.scalars(query.distinct()))
+
+
 def claim_queued(session: Session, *, limit: int, signers: Sequence[str]) -> list[Transaction]:
     """Lock up to ``limit`` queued jobs of ``signers`` (the keys this process holds), oldest first; other
     processes skip them (``SKIP LOCKED``)."""
@@ -159,26 +171,43 @@ class SignedAttempt:
     priority_fee: int | None
 
 
-def update_queued_to_in_progress(session: Session, *, tx_id: str, attempt: SignedAttempt) -> Attempt:
-    """Give a queued job its nonce and its first signed attempt, in the caller's transaction."""
-    _transition(session, tx_id=tx_id, expected=("queued",), state="in_progress", nonce=attempt.nonce)
-    return add_attempt(session, tx_id=tx_id, attempt=attempt)
-
-
-def add_attempt(session: Session, *, tx_id: str, attempt: SignedAttempt) -> Attempt:
-    row = Attempt(
-        transaction_id=tx_id,
-        hash=attempt.hash,
-        raw=attempt.raw,
-        nonce=attempt.nonce,
-        gas_price=str(attempt.gas_price),
-        priority_fee=None if attempt.priority_fee is None else str(attempt.priority_fee),
-        state="signed",
-        created_at=utcnow(),
+def update_queued_to_in_progress(session: Session, *, assigned: Sequence[tuple[str, SignedAttempt]]) -> None:
+    """Give queued jobs their nonces and first signed attempts, ``(job id, attempt)`` each, in the caller's
+    transaction (which holds them from :func:`claim_queued`)."""
+    if not assigned:
+        return
+    table = Transaction.__table__
+    now = utcnow()
+    result = session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.state == "queued")
+        .values(state="in_progress", nonce=bindparam("b_nonce"), updated_at=now),
+        [{"b_id": tx_id, "b_nonce": attempt.nonce} for tx_id, attempt in assigned],
     )
-    session.add(row)
+    if session.get_bind().dialect.supports_sane_multi_rowcount and result.rowcount != len(assigned):  # type: ignore[attr-defined]
+        raise InvalidTransition("transaction", [tx_id for tx_id, _a in assigned], ("queued",), "changed")
+    add_attempts(session, [(tx_id, attempt) for tx_id, attempt in assigned])
+
+
+def add_attempts(session: Session, attempts: Sequence[tuple[str, SignedAttempt]]) -> list[Attempt]:
+    """Store signed attempts, ``(job id, attempt)`` each, in state ``signed``."""
+    now = utcnow()
+    rows = [
+        Attempt(
+            transaction_id=tx_id,
+            hash=attempt.hash,
+            raw=attempt.raw,
+            nonce=attempt.nonce,
+            gas_price=str(attempt.gas_price),
+            priority_fee=None if attempt.priority_fee is None else str(attempt.priority_fee),
+            state="signed",
+            created_at=now,
+        )
+        for tx_id, attempt in attempts
+    ]
+    session.add_all(rows)
     session.flush()
-    return row
+    return rows
 
 
 def update_attempts_signed_to_broadcast(session: Session, *, hashes: Sequence[str]) -> None:
@@ -205,10 +234,10 @@ def touch_attempt_broadcast(session: Session, *, hashes: Sequence[str]) -> None:
         session.execute(update(Attempt).where(Attempt.hash.in_(hashes)).values(broadcast_at=utcnow()))
 
 
-def update_in_flight_to_queued(session: Session, *, tx_id: str) -> None:
-    """Our nonce went to a transaction that is not ours: drop the attempts and queue the job for a new nonce."""
-    _transition(session, tx_id=tx_id, expected=("in_progress", "unconfirmed"), state="queued", nonce=None)
-    session.execute(update(Attempt).where(Attempt.transaction_id == tx_id).values(state="abandoned"))
+def update_in_flight_to_queued(session: Session, *, tx_ids: Sequence[str]) -> None:
+    """Our nonce went to a transaction that is not ours: drop the attempts and queue the jobs for new nonces."""
+    _transition(session, tx_ids=tx_ids, expected=("in_progress", "unconfirmed"), state="queued", nonce=None)
+    session.execute(update(Attempt).where(Attempt.transaction_id.in_(tx_ids)).values(state="abandoned"))
 
 
 # -- confirmer --
@@ -261,44 +290,66 @@ def jobs_not_mined(session: Session, *, chain_nonces: dict[str, int], older_than
     return list(session.scalars(query))
 
 
-def update_unconfirmed_to_mined(
-    session: Session, *, tx_id: str, attempt_hash: str, block_number: int, block_hash: str, gas_used: int, status: int
-) -> None:
-    _transition(session, tx_id=tx_id, expected=("in_progress", "unconfirmed"), state="mined", mined_at=utcnow())
+@dataclass(frozen=True)
+class Mined:
+    """A job's receipt: the attempt that landed and where."""
+
+    tx_id: str
+    attempt_hash: str
+    block_number: int
+    block_hash: str
+    gas_used: int
+    status: int
+
+
+def update_unconfirmed_to_mined(session: Session, *, mined: Sequence[Mined]) -> None:
+    """Record receipts: each job goes ``mined`` and its landed attempt carries the block, gas and status."""
+    if not mined:
+        return
+    now = utcnow()
+    _transition(
+        session, tx_ids=[m.tx_id for m in mined], expected=("in_progress", "unconfirmed"), state="mined", mined_at=now
+    )
+    table = Attempt.__table__
     session.execute(
-        update(Attempt)
-        .where(Attempt.hash == attempt_hash)
+        update(table)
+        .where(table.c.hash == bindparam("b_hash"))
         .values(
             state="mined",
-            block_number=block_number,
-            block_hash=block_hash,
-            gas_used=gas_used,
-            receipt_status=status,
-            broadcast_at=func.coalesce(Attempt.broadcast_at, utcnow()),
-        )
-    )
+            block_number=bindparam("b_number"),
+            block_hash=bindparam("b_block_hash"),
+            gas_used=bindparam("b_gas_used"),
+            receipt_status=bindparam("b_status"),
+            broadcast_at=func.coalesce(table.c.broadcast_at, now),
+        ),
+        [
+            {"b_hash": m.attempt_hash, "b_number": m.block_number, "b_block_hash": m.block_hash,
+             "b_gas_used": m.gas_used, "b_status": m.status}
+            for m in mined
+        ],
+    )  # fmt: skip
 
 
-def update_mined_to_unconfirmed(session: Session, *, tx_id: str) -> None:
-    """The block holding our receipt left the canonical chain: the job waits (and is resent) again."""
-    _transition(session, tx_id=tx_id, expected=("mined",), state="unconfirmed", mined_at=None)
+def update_mined_to_unconfirmed(session: Session, *, tx_ids: Sequence[str]) -> None:
+    """The blocks holding our receipts left the canonical chain: the jobs wait (and are resent) again."""
+    _transition(session, tx_ids=tx_ids, expected=("mined",), state="unconfirmed", mined_at=None)
     session.execute(
         update(Attempt)
-        .where(Attempt.transaction_id == tx_id, Attempt.state == "mined")
+        .where(Attempt.transaction_id.in_(tx_ids), Attempt.state == "mined")
         .values(state="broadcast", block_number=None, block_hash=None, gas_used=None, receipt_status=None,
                 broadcast_at=None)
     )  # fmt: skip
 
 
-def update_mined_to_confirmed(session: Session, *, tx_id: str) -> None:
-    _transition(session, tx_id=tx_id, expected=("mined",), state="confirmed", finished_at=utcnow())
+def update_mined_to_confirmed(session: Session, *, tx_ids: Sequence[str]) -> None:
+    _transition(session, tx_ids=tx_ids, expected=("mined",), state="confirmed", finished_at=utcnow())
 
 
-def update_mined_to_failed(session: Session, *, tx_id: str, error: str | None, reason: str) -> None:
-    """The transaction reverted and is final: a terminal state, never retried."""
+def update_mined_to_failed(session: Session, *, tx_ids: Sequence[str], error: str | None, reason: str) -> None:
+    """The transactions reverted and are final: a terminal state, never retried."""
     _transition(
         session,
-        tx_id=tx_id,
+        tx_ids=tx_ids,
         expected=("mined",),
         state="failed",
         error=error,
@@ -308,7 +359,7 @@ def update_mined_to_failed(session: Session, *, tx_id: str, error: str | None, r
 
 
 def update_queued_to_cancelled(session: Session, *, tx_id: str) -> None:
-    _transition(session, tx_id=tx_id, expected=("queued",), state="cancelled", finished_at=utcnow())
+    _transition(session, tx_ids=[tx_id], expected=("queued",), state="cancelled", finished_at=utcnow())
 
 
 # -- resender --

@@ -16,7 +16,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 
 from offchain.relayer import store
 from offchain.relayer.db import transaction
@@ -84,18 +84,24 @@ class Submitter(Worker):
             broadcast(self.rt, [(h, bytes(r)) for h, r in rows])
         return len(rows)
 
+    def linger(self, busy: int) -> float:
+        """Under load, wait a moment so that the next batch holds several jobs (a full batch goes on at once)."""
+        return 0.0 if busy >= self.rt.settings.batch_size else self.rt.settings.submit_linger_seconds
+
     def run_once(self) -> int:
         rt = self.rt
-        with transaction(rt.sessions) as session:
-            if not session.scalar(select(exists().where(Transaction.state == "queued"))):
-                return 0
+        ours = [s.address for s in rt.signers.values()]
+        with rt.sessions() as session:
+            waiting = store.signers_with_queued(session, signers=ours)
+        if not waiting:
+            return 0
+        # read from the node before taking the write lock: the API's writers should not wait on an RPC round trip
+        # (a nonce read a moment early is only lower; reserve_nonces takes the larger of it and our own counter)
         fees = current_fees(rt.chain, rt.settings)
-        chain_nonces: dict[str, int] = {}
+        chain_nonces = {address: rt.chain.nonce(address, "latest") for address in waiting}
         signed: list[tuple[str, bytes]] = []
         with transaction(rt.sessions) as session:
-            jobs = store.claim_queued(
-                session, limit=rt.settings.batch_size, signers=[s.address for s in rt.signers.values()]
-            )
+            jobs = store.claim_queued(session, limit=rt.settings.batch_size, signers=ours)
             by_signer: dict[str, list[Transaction]] = defaultdict(list)
             for job in jobs:
                 by_signer[job.from_address].append(job)
@@ -105,10 +111,9 @@ class Submitter(Worker):
                 first = store.reserve_nonces(
                     session, address=address, chain_id=rt.chain_id, count=len(group), chain_nonce=chain_nonces[address]
                 )
-                for offset, job in enumerate(group):
-                    attempt = sign_attempt(rt, job, nonce=first + offset, fees=fees)
-                    store.update_queued_to_in_progress(session, tx_id=job.id, attempt=attempt)
-                    signed.append((attempt.hash, attempt.raw))
+                assigned = [(job.id, sign_attempt(rt, job, nonce=first + i, fees=fees)) for i, job in enumerate(group)]
+                store.update_queued_to_in_progress(session, assigned=assigned)
+                signed += [(attempt.hash, attempt.raw) for _id, attempt in assigned]
         broadcast(rt, signed)
         return len(signed)
 

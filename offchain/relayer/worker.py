@@ -32,6 +32,10 @@ class Worker:
         """Seconds to wait after an idle cycle."""
         return self.rt.settings.poll_interval
 
+    def linger(self, busy: int) -> float:
+        """Seconds to pause after a cycle that did ``busy`` units of work, so the next cycle finds a batch (0: none)."""
+        return 0.0
+
     def run_once(self) -> int:
         raise NotImplementedError
 
@@ -70,4 +74,6 @@ class Worker:
                 self._stop.wait(min(0.1 * 2**failures, 5.0))
             if not busy:
                 self._wake.wait(interval)
+            elif pause := self.linger(busy):
+                self._stop.wait(pause)
             self._wake.clear()
