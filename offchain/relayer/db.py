@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -83,6 +84,57 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
             raise StorageError(f"database error: {exc.__class__.__name__}: {str(exc).splitlines()[0]}") from exc
         finally:
             session.close()
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass
+class _Slot(Generic[T, R]):
+    item: T
+    done: bool = False
+    result: R | None = None
+    error: BaseException | None = None
+
+
+class GroupCommit(Generic[T, R]):
+    """Writes that many threads make at once, committed together: one transaction for all that are waiting.
+
+    ``write(session, items)`` runs inside :func:`transaction` and returns one result per item. A caller of
+    :meth:`submit` either leads (takes every waiting item, writes and commits them) or finds its item
+    committed by the leader before it. Under load the write lock then changes hands once per batch rather
+    than once per item; alone, a caller writes at once. If the transaction fails, every item in it fails with
+    the same error, and none of them was written.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], write: Callable[[Session, Sequence[T]], Sequence[R]]) -> None:
+        self._sessions, self._write = sessions, write
+        self._pending: list[_Slot[T, R]] = []
+        self._mutex = threading.Lock()  # guards _pending
+        self._leader = threading.Lock()  # one batch at a time
+
+    def submit(self, item: T) -> R:
+        slot: _Slot[T, R] = _Slot(item)
+        with self._mutex:
+            self._pending.append(slot)
+        with self._leader:
+            if not slot.done:
+                with self._mutex:
+                    batch, self._pending = self._pending, []
+                try:
+                    with transaction(self._sessions) as session:
+                        results = self._write(session, [s.item for s in batch])
+                    for waiting, result in zip(batch, results, strict=True):
+                        waiting.result = result
+                except BaseException as exc:
+                    for waiting in batch:
+                        waiting.error = exc
+                for waiting in batch:
+                    waiting.done = True
+        if slot.error is not None:
+            raise slot.error
+        return slot.result  # type: ignore[return-value]
 
 
 def alembic_config(url: str) -> Config:

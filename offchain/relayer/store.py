@@ -58,8 +58,7 @@ def find_by_idempotency_key(session: Session, *, key: str) -> Transaction | None
     return session.scalar(select(Transaction).where(Transaction.idempotency_key == key))
 
 
-def create_queued_transaction(
-    session: Session,
+def new_queued_transaction(
     *,
     idempotency_key: str,
     req_hash: str,
@@ -73,8 +72,9 @@ def create_queued_transaction(
     chain_id: int,
     api_key_id: str | None,
 ) -> Transaction:
-    """Insert a ``queued`` job. The caller checks the idempotency key first; the unique index backs it up."""
-    row = Transaction(
+    """A ``queued`` job, not yet stored (see :func:`insert_queued_transactions`)."""
+    now = utcnow()
+    return Transaction(
         id=str(uuid.uuid4()),
         idempotency_key=idempotency_key,
         request_hash=req_hash,
@@ -88,12 +88,33 @@ def create_queued_transaction(
         gas_limit=gas_limit,
         chain_id=chain_id,
         api_key_id=api_key_id,
-        created_at=utcnow(),
-        updated_at=utcnow(),
+        created_at=now,
+        updated_at=now,
+        attempts=[],
     )
+
+
+def create_queued_transaction(session: Session, **fields: Any) -> Transaction:
+    """Insert a ``queued`` job. The caller checks the idempotency key first; the unique index backs it up."""
+    row = new_queued_transaction(**fields)
     session.add(row)
     session.flush()
     return row
+
+
+def insert_queued_transactions(session: Session, rows: Sequence[Transaction]) -> list[bool]:
+    """Insert new jobs; for each, whether it was stored (False: its idempotency key is taken, by a stored job
+    or by an earlier row of ``rows``). A key another process stores meanwhile fails the unique index
+    (``IntegrityError``, and the caller's transaction with it)."""
+    keys = [row.idempotency_key for row in rows]
+    taken = set(session.scalars(select(Transaction.idempotency_key).where(Transaction.idempotency_key.in_(keys))))
+    stored: list[bool] = []
+    for row in rows:
+        stored.append(row.idempotency_key not in taken)
+        taken.add(row.idempotency_key)
+    session.add_all([row for row, ok in zip(rows, stored, strict=True) if ok])
+    session.flush()
+    return stored
 
 
 def get_transaction(session: Session, *, tx_id: str) -> Transaction | None:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import threading
+import weakref
+from datetime import UTC, datetime
 from typing import Any
 
+from fastapi import Response
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from offchain.relayer import store
 from offchain.relayer.api.schemas import AttemptPublic, JobPublic
 from offchain.relayer.chain import RpcErrorReply, revert_data
-from offchain.relayer.db import transaction
-from offchain.relayer.exceptions import ApiError, ChainError, RpcUnavailable
+from offchain.relayer.db import GroupCommit, transaction
+from offchain.relayer.exceptions import ApiError, ChainError, RpcUnavailable, StorageError
 from offchain.relayer.models import ApiKey, Transaction
 from offchain.relayer.runtime import Runtime
 
@@ -42,6 +46,29 @@ def simulate(rt: Runtime, *, from_address: str, data: bytes, value: int = 0) -> 
     return int(estimate * rt.settings.gas_limit_multiplier) + 10_000
 
 
+_INSERTS: weakref.WeakKeyDictionary[sessionmaker[Session], GroupCommit[Transaction, bool]] = weakref.WeakKeyDictionary()
+_INSERTS_LOCK = threading.Lock()
+
+
+def _inserts(rt: Runtime) -> GroupCommit[Transaction, bool]:
+    """New jobs of concurrent requests are committed together (one write transaction per batch)."""
+    with _INSERTS_LOCK:
+        writer = _INSERTS.get(rt.sessions)
+        if writer is None:
+            writer = _INSERTS[rt.sessions] = GroupCommit(rt.sessions, store.insert_queued_transactions)
+        return writer
+
+
+def _insert_alone(rt: Runtime, job: Transaction) -> bool:
+    try:
+        with transaction(rt.sessions) as session:
+            return store.insert_queued_transactions(session, [job])[0]
+    except StorageError as exc:
+        if isinstance(exc.__cause__, IntegrityError):
+            return False
+        raise
+
+
 def create_job(
     rt: Runtime,
     *,
@@ -66,32 +93,30 @@ def create_job(
     if precheck is not None:
         precheck()
     gas_limit = simulate(rt, from_address=from_address, data=data, value=value)
+    fields = dict(idempotency_key=key, req_hash=req_hash, kind=kind, params=body, from_address=from_address,
+                  to_address=rt.escrow.address, data=data, value=value, gas_limit=gas_limit, chain_id=rt.chain_id,
+                  api_key_id=api_key.id)  # fmt: skip
+    job = store.new_queued_transaction(**fields)
     try:
-        with transaction(rt.sessions) as session:
-            job = store.create_queued_transaction(
-                session,
-                idempotency_key=key,
-                req_hash=req_hash,
-                kind=kind,
-                params=body,
-                from_address=from_address,
-                to_address=rt.escrow.address,
-                data=data,
-                value=value,
-                gas_limit=gas_limit,
-                chain_id=rt.chain_id,
-                api_key_id=api_key.id,
-            )
-    except Exception as exc:  # a concurrent request with the same key won the unique index
+        stored = _inserts(rt).submit(job)
+    except StorageError as exc:  # another process stored one of the batch's keys first: each on its own, then
         if not isinstance(exc.__cause__, IntegrityError):
             raise
+        job = store.new_queued_transaction(**fields)
+        stored = _insert_alone(rt, job)
+    if not stored:  # a concurrent request with the same key was stored first
         with rt.sessions() as session:
             existing = store.find_by_idempotency_key(session, key=key)
         if existing is None:
-            raise
+            raise ApiError(409, "idempotency_conflict", f"Idempotency-Key {key!r} is being used by another request")
         return _replay(existing, req_hash, key), False
     rt.notify("queued")
     return job, True
+
+
+def _utc(moment: datetime) -> datetime:
+    """Times are stored in UTC; SQLite hands them back without the zone."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def to_public(job: Transaction, head: int | None) -> JobPublic:
@@ -122,11 +147,21 @@ def to_public(job: Transaction, head: int | None) -> JobPublic:
             "nonce": job.nonce,
             "error": job.error,
             "errorReason": job.error_reason,
-            "createdAt": job.created_at,
-            "updatedAt": job.updated_at,
+            "createdAt": _utc(job.created_at),
+            "updatedAt": _utc(job.updated_at),
             "attempts": attempts,
         }
     )
+
+
+def respond(rt: Runtime, job: Transaction, created: bool, response: Response) -> JobPublic:
+    """The answer to a write: 202 and the new job as created (queued, no attempts yet: nothing to read back),
+    or 200 and the job's current state for a replay."""
+    if created:
+        return to_public(job, None)
+    response.status_code = 200
+    with rt.sessions() as session:
+        return load_public(rt, session, job.id)
 
 
 def load_public(rt: Runtime, session: Session, job_id: str) -> JobPublic:

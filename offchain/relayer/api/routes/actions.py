@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 
 from offchain.eip712 import Action, PartyAction, action_digest
 from offchain.relayer.api.deps import BackendKey, IdempotencyKeyDep, RuntimeDep
-from offchain.relayer.api.jobs import create_job, load_public
+from offchain.relayer.api.jobs import create_job, respond
 from offchain.relayer.api.schemas import JobPublic, SignedActionCreate
 from offchain.relayer.exceptions import ApiError, ChainError
 from offchain.relayer.runtime import Runtime
@@ -80,7 +80,4 @@ def submit_action(
         api_key=api_key,
         precheck=lambda: check_signed_action(rt, body, message),
     )
-    if not created:
-        response.status_code = 200
-    with rt.sessions() as session:
-        return load_public(rt, session, job.id)
+    return respond(rt, job, created, response)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from offchain.relayer.api.deps import ArbiterKey, BackendKey, IdempotencyKeyDep, RuntimeDep
-from offchain.relayer.api.jobs import create_job, load_public
+from offchain.relayer.api.jobs import create_job, respond
 from offchain.relayer.api.schemas import FundingCreate, JobPublic, RulingCreate, SettlementCreate, TimeoutCreate
 from offchain.relayer.exceptions import ApiError
-from offchain.relayer.models import ApiKey, Transaction
+from offchain.relayer.models import ApiKey
 from offchain.relayer.runtime import Runtime
 
 router = APIRouter(tags=["orders"])
@@ -17,13 +17,6 @@ NATIVE = "0x" + "00" * 20
 
 def _b(hex_string: str) -> bytes:
     return bytes.fromhex(hex_string[2:])
-
-
-def _respond(rt: Runtime, job: Transaction, created: bool, response: Response) -> JobPublic:
-    if not created:
-        response.status_code = 200
-    with rt.sessions() as session:
-        return load_public(rt, session, job.id)
 
 
 def _job(rt: Runtime, key: str, kind: str, body: dict[str, object], sender: str, data: bytes, api_key: ApiKey):
@@ -40,7 +33,7 @@ def submit_ruling(
         raise ApiError(503, "no_arbiter_key", "this relayer has no arbiter key: set TASKESCROW_ARBITER_ADDRESS")
     data = rt.escrow.encode("resolveDispute", _b(body.orderRef), body.freelancerBps)
     job, created = _job(rt, key, "resolveDispute", body.model_dump(), arbiter.address, data, api_key)
-    return _respond(rt, job, created, response)
+    return respond(rt, job, created, response)
 
 
 @router.post("/settlements", response_model=JobPublic, status_code=202, response_model_by_alias=True)
@@ -52,7 +45,7 @@ def submit_settlement(
         "settle", _b(body.orderRef), body.freelancerBps, _b(body.clientSignature), _b(body.freelancerSignature)
     )
     job, created = _job(rt, key, "settle", body.model_dump(), rt.sender.address, data, api_key)
-    return _respond(rt, job, created, response)
+    return respond(rt, job, created, response)
 
 
 @router.post("/fundings", response_model=JobPublic, status_code=202, response_model_by_alias=True)
@@ -67,7 +60,7 @@ def submit_funding(
              t.quoteExpiry)  # fmt: skip
     data = rt.escrow.encode("fundWithSig", terms, _b(body.quoteSignature), _b(body.clientSignature))
     job, created = _job(rt, key, "fundWithSig", body.model_dump(), rt.sender.address, data, api_key)
-    return _respond(rt, job, created, response)
+    return respond(rt, job, created, response)
 
 
 @router.post("/timeouts", response_model=JobPublic, status_code=202, response_model_by_alias=True)
@@ -77,4 +70,4 @@ def submit_timeout(
     """A permissionless transition that is due: ``finalize(ref)`` or ``startRevision(ref)``."""
     data = rt.escrow.encode(body.action, _b(body.orderRef))
     job, created = _job(rt, key, body.action, body.model_dump(), rt.sender.address, data, api_key)
-    return _respond(rt, job, created, response)
+    return respond(rt, job, created, response)
