@@ -6,7 +6,9 @@ All three runs execute the same kind of transaction on the same anvil: a freelan
 1. **relayer** -- ``taskescrow relayer serve`` (SQLite) in a subprocess; ``--clients`` threads POST the actions to
    ``/v1/actions``; measured from the first request to the last job confirmed. API latency per request.
 2. **ceiling** -- the same N transactions, pre-signed, sent as raw transactions one after another on one
-   keep-alive connection; measured until the last receipt.
+   keep-alive connection; measured until the last receipt. Under automine each gets a block of its own, so this
+   is anvil's block rate, not the most it can absorb: the relayer's batched sends are mined several to a block
+   (see the README's relayer section).
 3. **naive** -- web3.py, per action: build, sign, send, wait for the receipt.
 
 Prints all three, the ratio relayer / ceiling, p50/p99 API latency, and lost/doubled counted from the chain
