@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import UTC
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
@@ -24,7 +23,7 @@ from offchain.relayer.chain import Receipt, RpcErrorReply, revert_data
 from offchain.relayer.db import transaction
 from offchain.relayer.exceptions import InvalidTransition
 from offchain.relayer.metrics import FAILURES, IN_FLIGHT, QUEUE_DEPTH, REALIGNS, REORGS, TIME_TO_CONFIRM
-from offchain.relayer.models import Transaction, utcnow
+from offchain.relayer.models import Transaction, as_utc, utcnow
 from offchain.relayer.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -115,8 +114,7 @@ class Confirmer(Worker):
             now = utcnow()
             for job in confirmed:
                 if job.id in made:
-                    created = job.created_at if job.created_at.tzinfo else job.created_at.replace(tzinfo=UTC)
-                    TIME_TO_CONFIRM.observe((now - created).total_seconds())
+                    TIME_TO_CONFIRM.observe((now - as_utc(job.created_at)).total_seconds())
             for job, error, reason in failed:
                 FAILURES.labels(error or "unknown").inc()
                 done += len(self._apply(session, store.update_mined_to_failed, "tx_ids", [job.id], error=error,

@@ -18,7 +18,7 @@ from offchain.relayer import store
 from offchain.relayer.db import transaction
 from offchain.relayer.fees import Fees, current_fees
 from offchain.relayer.metrics import BUMPS
-from offchain.relayer.models import Attempt, utcnow
+from offchain.relayer.models import Attempt, as_utc, utcnow
 from offchain.relayer.submitter import broadcast, sign_attempt
 from offchain.relayer.worker import Worker
 
@@ -28,9 +28,7 @@ log = logging.getLogger(__name__)
 def _age(moment: datetime | None, now: datetime) -> float:
     if moment is None:
         return float("inf")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=now.tzinfo)
-    return (now - moment).total_seconds()
+    return (now - as_utc(moment)).total_seconds()
 
 
 class Resender(Worker):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import weakref
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Response
@@ -17,7 +16,7 @@ from offchain.relayer.api.schemas import AttemptPublic, JobPublic
 from offchain.relayer.chain import RpcErrorReply, revert_data
 from offchain.relayer.db import GroupCommit, transaction
 from offchain.relayer.exceptions import ApiError, ChainError, RpcUnavailable, StorageError
-from offchain.relayer.models import ApiKey, Transaction
+from offchain.relayer.models import ApiKey, Transaction, as_utc
 from offchain.relayer.runtime import Runtime
 
 
@@ -114,11 +113,6 @@ def create_job(
     return job, True
 
 
-def _utc(moment: datetime) -> datetime:
-    """Times are stored in UTC; SQLite hands them back without the zone."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def to_public(job: Transaction, head: int | None) -> JobPublic:
     attempts = [
         AttemptPublic(
@@ -147,8 +141,8 @@ def to_public(job: Transaction, head: int | None) -> JobPublic:
             "nonce": job.nonce,
             "error": job.error,
             "errorReason": job.error_reason,
-            "createdAt": _utc(job.created_at),
-            "updatedAt": _utc(job.updated_at),
+            "createdAt": as_utc(job.created_at),
+            "updatedAt": as_utc(job.updated_at),
             "attempts": attempts,
         }
     )
